@@ -1,0 +1,3 @@
+module github.com/finflow/finflow/proto
+
+go 1.26
