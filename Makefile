@@ -14,9 +14,12 @@ MODULES := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
 # The contract `buf breaking` compares against.
 BREAKING_AGAINST ?= .git\#branch=main
 
+# Each area keeps its own targets in mk/*.mk (demo, observability, e2e, bench).
+-include mk/*.mk
+
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sort -u | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 # --- tools, pinned in tools/go.mod and built into .bin/ -------------------
 $(BIN)/buf $(BIN)/protoc-gen-go: tools/go.mod tools/go.sum
@@ -61,3 +64,9 @@ test: postgres ## vet and test every Go module against a real PostgreSQL
 	  echo "=== module $${m#$(CURDIR)/}"; \
 	  (cd $$m && go vet ./... && go test -count=1 -timeout 20m ./...) || exit 1; \
 	done
+
+# --- binaries -----------------------------------------------------------------
+.PHONY: build
+build: ## build producer, writer and devstack into bin/
+	@mkdir -p bin
+	go build -o bin/ ./services/producer/cmd/producer ./services/writer/cmd/writer ./services/devstack/cmd/devstack

@@ -1,0 +1,3 @@
+module github.com/finflow/finflow/observability
+
+go 1.26

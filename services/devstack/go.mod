@@ -1,0 +1,3 @@
+module github.com/finflow/finflow/services/devstack
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/finflow/finflow/services/writer
+
+go 1.26
