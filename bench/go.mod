@@ -1,0 +1,3 @@
+module github.com/finflow/finflow/bench
+
+go 1.26
