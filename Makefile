@@ -9,8 +9,9 @@ export DATABASE_URL
 
 BIN := $(CURDIR)/.bin
 BUF := $(BIN)/buf
-# Every Go module in the workspace, in go.work order.
-MODULES := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
+# Every Go module in the workspace, in go.work order. An empty list is an
+# error (a broken go.work must not turn `make test` into a no-op).
+MODULES = $(or $(shell go list -m -f '{{.Dir}}'),$(error go list -m found no workspace modules: check go.work))
 # The contract `buf breaking` compares against.
 BREAKING_AGAINST ?= .git\#branch=main
 
