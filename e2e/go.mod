@@ -1,0 +1,3 @@
+module github.com/finflow/finflow/e2e
+
+go 1.26.0
