@@ -12,6 +12,8 @@ BUF := $(BIN)/buf
 # Every Go module in the workspace, in go.work order. An empty list is an
 # error (a broken go.work must not turn `make test` into a no-op).
 MODULES = $(or $(shell go list -m -f '{{.Dir}}'),$(error go list -m found no workspace modules: check go.work))
+# Build tags whose code `go vet` must see too (the e2e suite, test failpoints).
+GO_TAGS := e2e,failpoints
 # The contract `buf breaking` compares against.
 BREAKING_AGAINST ?= .git\#branch=main
 
@@ -46,7 +48,7 @@ lint: tools ## buf lint + format + breaking (vs main), go vet and gofmt on every
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
 	$(BUF) breaking --against '$(BREAKING_AGAINST)'
-	@for m in $(MODULES); do echo "go vet $${m#$(CURDIR)/}"; (cd $$m && go vet ./...); done
+	@for m in $(MODULES); do echo "go vet $${m#$(CURDIR)/}"; (cd $$m && go vet -tags '$(GO_TAGS)' ./...); done
 	@out=$$(git ls-files '*.go' | grep -v '^gen/' | xargs gofmt -l); test -z "$$out" || { echo "gofmt needed: $$out" >&2; exit 1; }
 
 # --- database ---------------------------------------------------------------
@@ -63,7 +65,7 @@ migrate: ## apply the goose migrations to DATABASE_URL
 test: postgres ## vet and test every Go module against a real PostgreSQL
 	@for m in $(MODULES); do \
 	  echo "=== module $${m#$(CURDIR)/}"; \
-	  (cd $$m && go vet ./... && go test -count=1 -timeout 20m ./...) || exit 1; \
+	  (cd $$m && go vet -tags '$(GO_TAGS)' ./... && go test -count=1 -timeout 20m ./...) || exit 1; \
 	done
 
 # --- binaries -----------------------------------------------------------------

@@ -292,7 +292,18 @@ type Transaction struct {
 	// Outcome of the authorisation or payment.
 	Status Status `protobuf:"varint,12,opt,name=status,proto3,enum=finflow.v1.Status" json:"status,omitempty"`
 	// How the payment was made.
-	Channel       Channel `protobuf:"varint,13,opt,name=channel,proto3,enum=finflow.v1.Channel" json:"channel,omitempty"`
+	Channel Channel `protobuf:"varint,13,opt,name=channel,proto3,enum=finflow.v1.Channel" json:"channel,omitempty"`
+	// For a card payment taken in a foreign currency: the amount the merchant
+	// charged, in minor units of `original_currency`, before conversion into
+	// `amount_minor`/`currency`. 0 (unset) for payments in the account's
+	// currency.
+	OriginalAmountMinor int64 `protobuf:"varint,14,opt,name=original_amount_minor,json=originalAmountMinor,proto3" json:"original_amount_minor,omitempty"`
+	// ISO 4217 code of `original_amount_minor`, e.g. "EUR". Empty exactly when
+	// `original_amount_minor` is 0.
+	OriginalCurrency string `protobuf:"bytes,15,opt,name=original_currency,json=originalCurrency,proto3" json:"original_currency,omitempty"`
+	// The acquirer's stable identifier of the merchant outlet (card acceptor
+	// id), e.g. "MID-TESCO-000123". Empty when not known, e.g. for transfers.
+	MerchantId    string `protobuf:"bytes,16,opt,name=merchant_id,json=merchantId,proto3" json:"merchant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -418,12 +429,33 @@ func (x *Transaction) GetChannel() Channel {
 	return Channel_CHANNEL_UNSPECIFIED
 }
 
+func (x *Transaction) GetOriginalAmountMinor() int64 {
+	if x != nil {
+		return x.OriginalAmountMinor
+	}
+	return 0
+}
+
+func (x *Transaction) GetOriginalCurrency() string {
+	if x != nil {
+		return x.OriginalCurrency
+	}
+	return ""
+}
+
+func (x *Transaction) GetMerchantId() string {
+	if x != nil {
+		return x.MerchantId
+	}
+	return ""
+}
+
 var File_finflow_v1_transaction_proto protoreflect.FileDescriptor
 
 const file_finflow_v1_transaction_proto_rawDesc = "" +
 	"\n" +
 	"\x1cfinflow/v1/transaction.proto\x12\n" +
-	"finflow.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x03\n" +
+	"finflow.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x04\n" +
 	"\vTransaction\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x129\n" +
 	"\n" +
@@ -440,7 +472,11 @@ const file_finflow_v1_transaction_proto_rawDesc = "" +
 	" \x01(\tR\blocation\x12\x18\n" +
 	"\acountry\x18\v \x01(\tR\acountry\x12*\n" +
 	"\x06status\x18\f \x01(\x0e2\x12.finflow.v1.StatusR\x06status\x12-\n" +
-	"\achannel\x18\r \x01(\x0e2\x13.finflow.v1.ChannelR\achannel*\xb6\x02\n" +
+	"\achannel\x18\r \x01(\x0e2\x13.finflow.v1.ChannelR\achannel\x122\n" +
+	"\x15original_amount_minor\x18\x0e \x01(\x03R\x13originalAmountMinor\x12+\n" +
+	"\x11original_currency\x18\x0f \x01(\tR\x10originalCurrency\x12\x1f\n" +
+	"\vmerchant_id\x18\x10 \x01(\tR\n" +
+	"merchantId*\xb6\x02\n" +
 	"\bCategory\x12\x18\n" +
 	"\x14CATEGORY_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12CATEGORY_GROCERIES\x10\x01\x12\x16\n" +
