@@ -1,0 +1,4 @@
+package decode
+
+// FirstMessage exposes firstMessage to the tests.
+var FirstMessage = firstMessage
