@@ -35,15 +35,16 @@ import (
 // Consumer is one writer: a group member writing its partitions into
 // PostgreSQL.
 type Consumer struct {
-	cfg     Config
-	cl      *kgo.Client
-	sink    *sink.Sink
-	dec     *decode.Decoder
-	m       *metrics.Writer
-	log     *slog.Logger
-	parts   *partitions
-	commits *committer
-	acc     *accumulator
+	cfg         Config
+	cl          *kgo.Client
+	sink        *sink.Sink
+	dec         *decode.Decoder
+	m           *metrics.Writer
+	unknownOnce sync.Once // the newer-producer warning is logged once
+	log         *slog.Logger
+	parts       *partitions
+	commits     *committer
+	acc         *accumulator
 
 	// Per-batch scratch, reused (loop goroutine only).
 	first  map[int32]int64       // first offset of each partition in the batch
@@ -524,6 +525,11 @@ func (c *Consumer) committed(ch *chunk, res sink.Result, took time.Duration) {
 	}
 	if unknown > 0 {
 		c.m.UnknownFields.WithLabelValues(topic).Add(float64(unknown))
+		c.unknownOnce.Do(func() {
+			c.log.Warn("records carry fields this writer's contract does not know: a newer producer is running; "+
+				"rows are stored without them until this writer is upgraded (counted in finflow_writer_unknown_fields_total)",
+				"topic", topic)
+		})
 	}
 	if len(res.Rejected) > 0 {
 		c.log.Warn("rows rejected by the database were dead-lettered", "rows", len(res.Rejected), "first_error", res.Rejected[0].Err)

@@ -117,6 +117,31 @@ func validate(m *finflowv1.Transaction, row *sink.Row) string {
 		return "country " + quote(m.Country) + " is not two upper-case letters (ISO 3166-1 alpha-2)"
 	}
 	row.Currency, row.Country = m.Currency, m.Country
+	return validateRevision2(m, row)
+}
+
+// validateRevision2 checks the fields added in contract revision 2. They are
+// optional: messages from older producers leave them unset (NULL columns).
+func validateRevision2(m *finflowv1.Transaction, row *sink.Row) string {
+	row.OriginalAmountMinor, row.OriginalCurrency, row.MerchantID = 0, "", ""
+	if m.OriginalAmountMinor != 0 || m.OriginalCurrency != "" {
+		if m.OriginalAmountMinor <= 0 || m.OriginalAmountMinor >= maxAmountMinor {
+			return fmt.Sprintf("original_amount_minor %d is not between 1 and %d", m.OriginalAmountMinor, maxAmountMinor-1)
+		}
+		if !upper(m.OriginalCurrency, 3) {
+			return "original_currency " + quote(m.OriginalCurrency) + " is not three upper-case letters (ISO 4217), as original_amount_minor is set"
+		}
+		if d, odd := minorDigits[m.OriginalCurrency]; odd {
+			return fmt.Sprintf("original_currency %s has %d minor-unit digits; amounts are stored with 2", m.OriginalCurrency, d)
+		}
+		row.OriginalAmountMinor, row.OriginalCurrency = m.OriginalAmountMinor, m.OriginalCurrency
+	}
+	if m.MerchantId != "" {
+		if msg := text("merchant_id", m.MerchantId, 1, 64); msg != "" {
+			return msg
+		}
+		row.MerchantID = m.MerchantId
+	}
 	return ""
 }
 

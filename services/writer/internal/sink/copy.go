@@ -15,6 +15,7 @@ var rowColumns = []string{
 	"transaction_id", "event_time", "user_id", "account_id", "merchant", "category",
 	"mcc", "amount", "currency", "location", "country", "status", "channel",
 	"kafka_topic", "kafka_partition", "kafka_offset", "schema_id",
+	"original_amount", "original_currency", "merchant_id",
 }
 
 // rowSource streams a batch's rows to pgx's binary COPY encoder. Values
@@ -33,7 +34,8 @@ type rowSource struct {
 	currency, location, country       textValue
 	status, channel, topic            textValue
 	mcc, partition, offset, schemaID  intValue
-	amount                            amountValue
+	amount, originalAmount            amountValue
+	originalCurrency, merchantID      textValue
 	killAt                            int // failpoint "mid-copy": row index, or -1
 }
 
@@ -43,7 +45,9 @@ func newRowSource(rows []Row) *rowSource {
 		&s.id, &s.eventTime, &s.user, &s.account, &s.merchant, &s.category,
 		&s.mcc, &s.amount, &s.currency, &s.location, &s.country, &s.status, &s.channel,
 		&s.topic, &s.partition, &s.offset, &s.schemaID,
+		&s.originalAmount, &s.originalCurrency, &s.merchantID,
 	}
+	s.originalCurrency.nullable, s.merchantID.nullable = true, true
 	if failpoint.Enabled {
 		s.killAt = len(rows) / 2
 	}
@@ -68,6 +72,9 @@ func (s *rowSource) Values() ([]any, error) {
 	s.category.v = r.Category
 	s.mcc.v = int64(r.MCC)
 	s.amount.set(r.AmountMinor)
+	s.originalAmount.set(r.OriginalAmountMinor)
+	s.originalCurrency.v = r.OriginalCurrency
+	s.merchantID.v = r.MerchantID
 	s.currency.v = r.Currency
 	s.location.v = r.Location
 	s.country.v = r.Country
@@ -94,10 +101,15 @@ func (t *timeValue) TimestamptzValue() (pgtype.Timestamptz, error) {
 	return pgtype.Timestamptz{Time: t.v, Valid: true}, nil
 }
 
-type textValue struct{ v string }
+// textValue is a text column; every NOT NULL one is validated non-empty or
+// may be empty, and the nullable ones store "" as NULL.
+type textValue struct {
+	v        string
+	nullable bool
+}
 
 func (t *textValue) TextValue() (pgtype.Text, error) {
-	return pgtype.Text{String: t.v, Valid: true}, nil
+	return pgtype.Text{String: t.v, Valid: !t.nullable || t.v != ""}, nil
 }
 
 // intValue serves the integer columns (int4 and int8): pgx range-checks an
@@ -110,10 +122,15 @@ func (i *intValue) Int64Value() (pgtype.Int8, error) {
 
 // amountValue is minor units as an exact numeric with two decimals: the
 // numeric column holds major units (pounds), so 1234 pence is 12.34.
-type amountValue struct{ n big.Int }
+// Amounts are validated positive, so 0 means "absent" and stores NULL (only
+// the nullable original_amount column ever sees it).
+type amountValue struct {
+	n     big.Int
+	valid bool
+}
 
-func (a *amountValue) set(minor int64) { a.n.SetInt64(minor) }
+func (a *amountValue) set(minor int64) { a.n.SetInt64(minor); a.valid = minor != 0 }
 
 func (a *amountValue) NumericValue() (pgtype.Numeric, error) {
-	return pgtype.Numeric{Int: &a.n, Exp: -2, Valid: true}, nil
+	return pgtype.Numeric{Int: &a.n, Exp: -2, Valid: a.valid}, nil
 }

@@ -60,6 +60,11 @@ type Row struct {
 	Status      string
 	Channel     string
 	SchemaID    int32
+	// Contract revision 2 (nullable columns): 0 / "" store NULL, as for
+	// messages from producers that predate them.
+	OriginalAmountMinor int64  // original_amount, with OriginalCurrency
+	OriginalCurrency    string // original_currency
+	MerchantID          string // merchant_id
 	// UnknownFields is set when the message carried fields this writer's
 	// contract does not know (a newer producer); the row is still written.
 	UnknownFields bool
