@@ -62,7 +62,8 @@ migrate: ## apply the goose migrations to DATABASE_URL
 
 # --- tests ------------------------------------------------------------------
 .PHONY: test
-test: postgres ## vet and test every Go module against a real PostgreSQL
+test: postgres ## vet and test every Go module against a real PostgreSQL (and a real Prometheus)
+	@bash scripts/prometheus.sh ensure
 	@for m in $(MODULES); do \
 	  echo "=== module $${m#$(CURDIR)/}"; \
 	  (cd $$m && go vet -tags '$(GO_TAGS)' ./... && go test -count=1 -timeout 20m ./...) || exit 1; \
