@@ -154,6 +154,28 @@ func New(cfg Config, snk *sink.Sink, dec *decode.Decoder, m *metrics.Writer) (*C
 	return c, nil
 }
 
+// leaveTimeout bounds leaving the group at shutdown. franz-go's Close waits
+// for the leave, which can stall behind a join round that waits out a killed
+// member's session timeout; exiting without a clean leave is safe because
+// the database checkpoints, not the group, decide what was written.
+const leaveTimeout = 10 * time.Second
+
+// close leaves the group and closes the client, giving up after limit.
+func (c *Consumer) close(limit time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		c.cl.CloseAllowingRebalance()
+		close(done)
+	}()
+	select {
+	case <-done:
+		c.log.Info("left the consumer group", "group", c.cfg.Group)
+	case <-time.After(limit):
+		c.log.Warn("leaving the consumer group did not finish in time; exiting anyway: the broker expires this member "+
+			"after the session timeout, and the database checkpoints keep the data exact", "group", c.cfg.Group, "waited", limit)
+	}
+}
+
 // Ping checks that a broker answers (readiness).
 func (c *Consumer) Ping(ctx context.Context) error { return c.cl.Ping(ctx) }
 
@@ -171,8 +193,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		stop()
 		wg.Wait()
 		c.commits.flush(5 * time.Second)
-		c.cl.CloseAllowingRebalance()
-		c.log.Info("left the consumer group", "group", c.cfg.Group)
+		c.close(leaveTimeout)
 	}()
 	for {
 		c.fill(ctx)
