@@ -22,7 +22,7 @@ BREAKING_AGAINST ?= .git\#branch=main
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sort -u | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | sort -u | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 # --- tools, pinned in tools/go.mod and built into .bin/ -------------------
 $(BIN)/buf $(BIN)/protoc-gen-go: tools/go.mod tools/go.sum
