@@ -7,6 +7,6 @@
 //
 // The suite itself is behind the build tag e2e so that `go test ./...` stays
 // light; run it with `make e2e`, which provisions the components and builds
-// the binaries first. The packages proc, poison and audit are ordinary
-// packages with their own fast tests.
+// the binaries first. The packages poison and audit are ordinary packages
+// with their own fast tests; the children are run with services/kit/proc.
 package e2e

@@ -22,9 +22,9 @@ import (
 
 	"github.com/finflow/finflow/e2e/audit"
 	"github.com/finflow/finflow/e2e/poison"
-	"github.com/finflow/finflow/e2e/proc"
 	contract "github.com/finflow/finflow/proto"
 	"github.com/finflow/finflow/services/kit/pgtest"
+	"github.com/finflow/finflow/services/kit/proc"
 )
 
 // TestEndToEnd runs the pipeline on the real stack under chaos and then
@@ -48,13 +48,13 @@ func TestEndToEnd(t *testing.T) {
 	// A fresh database, migrated by the writer itself.
 	dbURL := pgtest.NewEmpty(t)
 	migrate, err := proc.Start(proc.Spec{Name: "migrate", Path: filepath.Join(s.binDir, "writer"), Args: []string{"migrate"},
-		Env: s.childEnv(topic, dbURL), LogPath: filepath.Join(s.logDir, "migrate.log")})
+		Env: s.childEnv(topic, dbURL), LogPath: filepath.Join(s.logDir, "migrate.log"), Markers: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(migrate.Kill)
 	if err := migrate.Wait(ctx); err != nil {
-		t.Fatalf("writer migrate: %v\n%s", err, proc.Tail(migrate.Spec.LogPath, 20))
+		t.Fatalf("writer migrate: %v\n%s", err, proc.TailFile(migrate.Spec.LogPath, 20))
 	}
 	s.event("database %s migrated by `writer migrate`", dbName(dbURL))
 
@@ -78,7 +78,7 @@ func TestEndToEnd(t *testing.T) {
 		err := ws.waitHealthy(hctx, name)
 		hcancel()
 		if err != nil {
-			t.Fatalf("%s never answered /healthz: %v\n%s", name, err, proc.Tail(filepath.Join(s.logDir, name+".log"), 30))
+			t.Fatalf("%s never answered /healthz: %v\n%s", name, err, proc.TailFile(filepath.Join(s.logDir, name+".log"), 30))
 		}
 	}
 	s.event("writer-1 and writer-2 running (group %s)", group)
@@ -105,7 +105,7 @@ func TestEndToEnd(t *testing.T) {
 		return true, nil
 	})
 	if err != nil {
-		t.Fatalf("subject %s: %v\n%s", subject, err, proc.Tail(producer.Spec.LogPath, 30))
+		t.Fatalf("subject %s: %v\n%s", subject, err, proc.TailFile(producer.Spec.LogPath, 30))
 	}
 	s.event("producer registered %s: schema id %d", subject, schemaID)
 
@@ -142,15 +142,15 @@ func TestEndToEnd(t *testing.T) {
 	exitErr := producer.Wait(prodCtx)
 	prodCancel()
 	if !producer.Exited() {
-		t.Fatalf("producer still running after %s\n%s", s.produceMax, proc.Tail(producer.Spec.LogPath, 30))
+		t.Fatalf("producer still running after %s\n%s", s.produceMax, proc.TailFile(producer.Spec.LogPath, 30))
 	}
 	tot, err := parseTotals(producer.LastLine())
 	if err != nil {
-		t.Fatalf("producer (exit %v): %v\n%s", exitErr, err, proc.Tail(producer.Spec.LogPath, 30))
+		t.Fatalf("producer (exit %v): %v\n%s", exitErr, err, proc.TailFile(producer.Spec.LogPath, 30))
 	}
 	if exitErr != nil {
 		// Keep going: what did reach the topic must still be stored exactly once.
-		t.Errorf("producer exited with %v (totals %s)\n%s", exitErr, producer.LastLine(), proc.Tail(producer.Spec.LogPath, 30))
+		t.Errorf("producer exited with %v (totals %s)\n%s", exitErr, producer.LastLine(), proc.TailFile(producer.Spec.LogPath, 30))
 	}
 	s.event("producer done: produced=%d failed=%d bytes=%d elapsed=%s (%.0f records/s)",
 		tot.produced, tot.failed, tot.bytes, tot.elapsed, float64(tot.produced)/tot.elapsed.Seconds())
@@ -610,7 +610,7 @@ func (s *stack) printLogsOnFailure() {
 	}
 	logs = append(logs, filepath.Join(state, "kafka", "kafka.log"), filepath.Join(state, "registry", "registry.log"))
 	for _, l := range logs {
-		if tail := proc.Tail(l, 40); tail != "" {
+		if tail := proc.TailFile(l, 40); tail != "" {
 			s.t.Logf("----- last 40 lines of %s -----\n%s", l, tail)
 		}
 	}

@@ -28,7 +28,7 @@ import (
 
 	"github.com/finflow/finflow/e2e/audit"
 	"github.com/finflow/finflow/e2e/poison"
-	"github.com/finflow/finflow/e2e/proc"
+	"github.com/finflow/finflow/services/kit/proc"
 )
 
 // settings is the suite's configuration, from the environment (make e2e sets
@@ -184,7 +184,7 @@ func (s *stack) script(ctx context.Context, name string, args ...string) error {
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("scripts/%s %s: %w (log: %s)\n%s", name, strings.Join(args, " "), err, logPath, proc.Tail(logPath, 15))
+		return fmt.Errorf("scripts/%s %s: %w (log: %s)\n%s", name, strings.Join(args, " "), err, logPath, proc.TailFile(logPath, 15))
 	}
 	return nil
 }
@@ -284,7 +284,7 @@ func (w *writers) start(name string) error {
 	}
 	p, err := proc.Start(proc.Spec{
 		Name: name, Path: filepath.Join(w.s.binDir, "writer"), Args: w.args(x),
-		Env: append(w.s.childEnv(w.topic, w.dbURL), "METRICS_ADDR="+x.addr), LogPath: filepath.Join(w.s.logDir, name+".log"),
+		Env: append(w.s.childEnv(w.topic, w.dbURL), "METRICS_ADDR="+x.addr), LogPath: filepath.Join(w.s.logDir, name+".log"), Markers: true,
 	})
 	if err != nil {
 		return err
@@ -304,7 +304,7 @@ func (w *writers) supervise(x *writer, p *proc.Process) {
 		w.mu.Unlock()
 		return
 	}
-	msg := fmt.Sprintf("%s (pid %d) exited on its own: %v; log %s:\n%s", x.name, p.Pid(), p.Err(), p.Spec.LogPath, proc.Tail(p.Spec.LogPath, 30))
+	msg := fmt.Sprintf("%s (pid %d) exited on its own: %v; log %s:\n%s", x.name, p.Pid(), p.Err(), p.Spec.LogPath, proc.TailFile(p.Spec.LogPath, 30))
 	w.unexpected = append(w.unexpected, msg)
 	w.mu.Unlock()
 	w.s.event("UNEXPECTED: %s exited on its own (%v); restarting it in 2s", x.name, p.Err())
@@ -343,7 +343,7 @@ func (w *writers) stop(name string, grace time.Duration) error {
 	w.s.event("SIGTERM %s (pid %d): exited in %.1fs, graceful=%v, status %v", name, p.Pid(), time.Since(t0).Seconds(), graceful, err)
 	if !graceful || err != nil {
 		return fmt.Errorf("%s did not shut down cleanly on SIGTERM within %s (graceful=%v, exit %v); log %s:\n%s",
-			name, grace, graceful, err, p.Spec.LogPath, proc.Tail(p.Spec.LogPath, 30))
+			name, grace, graceful, err, p.Spec.LogPath, proc.TailFile(p.Spec.LogPath, 30))
 	}
 	return nil
 }
@@ -499,7 +499,7 @@ func (s *stack) startProducer(topic string) (*proc.Process, error) {
 		"--replication-factor", "1",
 	}
 	p, err := proc.Start(proc.Spec{Name: "producer", Path: filepath.Join(s.binDir, "producer"), Args: args,
-		Env: s.childEnv(topic, ""), LogPath: filepath.Join(s.logDir, "producer.log")})
+		Env: s.childEnv(topic, ""), LogPath: filepath.Join(s.logDir, "producer.log"), Markers: true})
 	if err != nil {
 		return nil, err
 	}

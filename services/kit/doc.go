@@ -1,4 +1,5 @@
-// Package kit is the little code finflow's services really share: flag and
+// Package kit is the little code finflow's modules really share: flag and
 // environment configuration (config), the metrics and health endpoint
-// (telemetry) and per-test PostgreSQL databases (pgtest).
+// (telemetry), per-test PostgreSQL databases (pgtest) and child processes
+// that cannot outlive their parent (proc).
 package kit

@@ -16,14 +16,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/finflow/finflow/services/devstack/internal/audit"
-	"github.com/finflow/finflow/services/devstack/internal/child"
 	"github.com/finflow/finflow/services/devstack/stack"
+	"github.com/finflow/finflow/services/kit/proc"
 )
 
 // ErrCheckFailed is returned when the run finished but the database does not
@@ -57,7 +56,7 @@ type runner struct {
 	http *http.Client
 
 	mu    sync.Mutex
-	procs []*child.Process // started, in order
+	procs []*proc.Process // started, in order
 
 	kafka, registry string
 	demoURL         string
@@ -241,14 +240,14 @@ func field(line, k string) string {
 }
 
 // start starts bin/<bin> as a child named name, logging to LogDir/name.log.
-func (r *runner) start(name, bin string, args []string, onStdout, onStderr func(string)) (*child.Process, error) {
+func (r *runner) start(name, bin string, args []string, onStdout, onStderr func(string)) (*proc.Process, error) {
 	env := []string{}
 	if bin == "writer" {
 		// The demo's own database; in the environment rather than argv so
 		// its password does not show in ps.
 		env = append(env, "DATABASE_URL="+r.demoURL)
 	}
-	p, err := child.Start(child.Spec{
+	p, err := proc.Start(proc.Spec{
 		Name:     name,
 		Path:     filepath.Join(r.cfg.BinDir, bin),
 		Args:     args,
@@ -268,7 +267,7 @@ func (r *runner) start(name, bin string, args []string, onStdout, onStderr func(
 
 // waitHealthy polls http://addr/healthz until it answers 200, the child
 // exits, or the start timeout passes.
-func (r *runner) waitHealthy(ctx context.Context, p *child.Process, addr string) error {
+func (r *runner) waitHealthy(ctx context.Context, p *proc.Process, addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.StartTimeout)
 	defer cancel()
 	url := "http://" + addr + "/healthz"
@@ -293,26 +292,26 @@ func (r *runner) waitHealthy(ctx context.Context, p *child.Process, addr string)
 }
 
 // failed wraps err with p's log tail.
-func (r *runner) failed(p *child.Process, err error) error {
-	return &ServiceError{Service: p.Name, LogPath: p.LogPath, Tail: p.Tail(), Err: err}
+func (r *runner) failed(p *proc.Process, err error) error {
+	return &ServiceError{Service: p.Spec.Name, LogPath: p.Spec.LogPath, Tail: p.Tail(), Err: err}
 }
 
 // stopAll stops whatever still runs, newest first: the last line of
 // defence of Run (the kernel's PDEATHSIG is the one after it).
 func (r *runner) stopAll() {
 	r.mu.Lock()
-	procs := append([]*child.Process(nil), r.procs...)
+	procs := append([]*proc.Process(nil), r.procs...)
 	r.mu.Unlock()
 	for i := len(procs) - 1; i >= 0; i-- {
-		_, _ = procs[i].Stop(syscall.SIGTERM, 10*time.Second)
+		_, _ = procs[i].Stop(10 * time.Second)
 	}
 }
 
-func (r *runner) proc(name string) *child.Process {
+func (r *runner) proc(name string) *proc.Process {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, p := range r.procs {
-		if p.Name == name {
+		if p.Spec.Name == name {
 			return p
 		}
 	}

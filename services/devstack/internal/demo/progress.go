@@ -163,7 +163,7 @@ func (r *runner) anyExited() error {
 	procs := append(r.procs[:0:0], r.procs...)
 	r.mu.Unlock()
 	for _, p := range procs {
-		if p.Name == "migrate" {
+		if p.Spec.Name == "migrate" {
 			continue
 		}
 		select {

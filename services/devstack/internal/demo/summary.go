@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/finflow/finflow/services/devstack/internal/audit"
@@ -84,7 +83,7 @@ func (l *lastLine) get() string {
 func (r *runner) stopProducer() (totals, error) {
 	p := r.proc("producer")
 	r.say("stopping producer (SIGTERM): it flushes what it has buffered")
-	graceful, err := p.Stop(syscall.SIGTERM, producerGrace)
+	graceful, err := p.Stop(producerGrace)
 	if !graceful {
 		return totals{}, r.failed(p, fmt.Errorf("did not exit within %s of SIGTERM; killed", producerGrace))
 	}
@@ -114,7 +113,7 @@ func (r *runner) stopRest() error {
 		if p == nil {
 			continue
 		}
-		graceful, err := p.Stop(syscall.SIGTERM, s.grace)
+		graceful, err := p.Stop(s.grace)
 		switch {
 		case !graceful:
 			errs = append(errs, r.failed(p, fmt.Errorf("did not exit within %s of SIGTERM; killed", s.grace)))

@@ -1,4 +1,4 @@
-package child_test
+package proc_test
 
 import (
 	"bufio"
@@ -15,12 +15,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/finflow/finflow/services/devstack/internal/child"
+	"github.com/finflow/finflow/services/kit/proc"
 )
 
-// The test binary doubles as the child program: CHILD_HELPER picks a role.
+// The test binary doubles as the child program: PROC_HELPER picks a role.
 func TestMain(m *testing.M) {
-	switch os.Getenv("CHILD_HELPER") {
+	switch os.Getenv("PROC_HELPER") {
 	case "":
 		os.Exit(m.Run())
 	case "serve": // ready line, then exit 0 on SIGTERM
@@ -45,8 +45,8 @@ func TestMain(m *testing.M) {
 		// The grandchild must have written all it writes before we die, or
 		// it dies of SIGPIPE rather than of what the test checks.
 		ready := make(chan struct{}, 2)
-		p, err := child.Start(child.Spec{Name: "grandchild", Path: os.Args[0], Env: []string{"CHILD_HELPER=serve"},
-			LogPath: os.Getenv("CHILD_LOG"), OnStdout: func(string) { ready <- struct{}{} }})
+		p, err := proc.Start(proc.Spec{Name: "grandchild", Path: os.Args[0], Env: []string{"PROC_HELPER=serve"},
+			LogPath: os.Getenv("PROC_LOG"), OnStdout: func(string) { ready <- struct{}{} }})
 		if err != nil {
 			fmt.Println("error", err)
 			os.Exit(1)
@@ -58,11 +58,11 @@ func TestMain(m *testing.M) {
 	}
 }
 
-func spec(t *testing.T, role string) child.Spec {
-	return child.Spec{
+func spec(t *testing.T, role string) proc.Spec {
+	return proc.Spec{
 		Name:    role,
 		Path:    os.Args[0],
-		Env:     []string{"CHILD_HELPER=" + role},
+		Env:     []string{"PROC_HELPER=" + role},
 		LogPath: filepath.Join(t.TempDir(), role+".log"),
 	}
 }
@@ -77,7 +77,7 @@ func TestReadyLineAndGracefulStop(t *testing.T) {
 			ready <- line
 		}
 	}
-	p, err := child.Start(s)
+	p, err := proc.Start(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestReadyLineAndGracefulStop(t *testing.T) {
 	if pgid, err := syscall.Getpgid(p.Pid()); err != nil || pgid != p.Pid() {
 		t.Errorf("child pgid %d (err %v), want its own group %d", pgid, err, p.Pid())
 	}
-	graceful, err := p.Stop(syscall.SIGTERM, 20*time.Second)
+	graceful, err := p.Stop(20 * time.Second)
 	if !graceful || err != nil {
 		t.Fatalf("Stop: graceful=%v err=%v, want a clean exit on SIGTERM", graceful, err)
 	}
@@ -109,7 +109,7 @@ func TestReadyLineAndGracefulStop(t *testing.T) {
 }
 
 func TestFailureKeepsTheTail(t *testing.T) {
-	p, err := child.Start(spec(t, "fail"))
+	p, err := proc.Start(spec(t, "fail"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestStopKillsAStubbornChild(t *testing.T) {
 	ready := make(chan struct{}, 1)
 	s := spec(t, "stubborn")
 	s.OnStdout = func(string) { ready <- struct{}{} }
-	p, err := child.Start(s)
+	p, err := proc.Start(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestStopKillsAStubbornChild(t *testing.T) {
 		p.Kill()
 		t.Fatal("no ready line")
 	}
-	graceful, err := p.Stop(syscall.SIGTERM, 300*time.Millisecond)
+	graceful, err := p.Stop(300 * time.Millisecond)
 	if graceful {
 		t.Fatal("a child that ignores SIGTERM stopped gracefully")
 	}
@@ -153,11 +153,11 @@ func TestStopKillsAStubbornChild(t *testing.T) {
 	}
 }
 
-// A runner killed with -9 has no chance to stop its children: the kernel
+// A parent killed with -9 has no chance to stop its children: the kernel
 // must (PDEATHSIG), or they are orphans.
-func TestNoOrphanWhenTheRunnerIsKilled(t *testing.T) {
+func TestNoOrphanWhenTheParentIsKilled(t *testing.T) {
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "CHILD_HELPER=parent", "CHILD_LOG="+filepath.Join(t.TempDir(), "grandchild.log"))
+	cmd.Env = append(os.Environ(), "PROC_HELPER=parent", "PROC_LOG="+filepath.Join(t.TempDir(), "grandchild.log"))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -191,6 +191,95 @@ func TestNoOrphanWhenTheRunnerIsKilled(t *testing.T) {
 			t.Fatalf("grandchild %d survived its parent's SIGKILL", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// start runs script under sh, with start and exit markers in its log.
+func start(t *testing.T, script string) *proc.Process {
+	t.Helper()
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := proc.Start(proc.Spec{Name: "sh", Path: sh, Args: []string{"-c", script},
+		LogPath: filepath.Join(t.TempDir(), "sh.log"), Markers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	return p
+}
+
+// waitFor polls cond; the deadline only bounds a broken test, it asserts nothing about speed.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestKillTakesTheWholeGroup(t *testing.T) {
+	// The grandchild prints its pid; it must die with its parent.
+	p := start(t, `sleep 300 & echo $!; wait`)
+	waitFor(t, "grandchild pid", func() bool { return p.LastLine() != "" })
+	pid, err := strconv.Atoi(p.LastLine())
+	if err != nil {
+		t.Fatalf("grandchild pid line %q: %v", p.LastLine(), err)
+	}
+	if !alive(pid) {
+		t.Fatalf("grandchild %d not running before the kill", pid)
+	}
+	p.Kill()
+	if !p.Exited() {
+		t.Fatal("Kill returned before the child exited")
+	}
+	var ee *exec.ExitError
+	if err := p.Err(); !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("exit = %v, want killed by SIGKILL", err)
+	}
+	// The grandchild is reparented to init, which reaps it soon after.
+	waitFor(t, "grandchild to die", func() bool { return !alive(pid) })
+}
+
+func TestStopIsGracefulWhenTheChildHandlesSIGTERM(t *testing.T) {
+	p := start(t, `trap 'echo bye; exit 0' TERM; echo ready; while :; do sleep 0.05; done`)
+	waitFor(t, "ready", func() bool { return p.LastLine() == "ready" })
+	graceful, err := p.Stop(10 * time.Second)
+	if !graceful || err != nil {
+		t.Fatalf("Stop = %v, %v; want graceful exit 0", graceful, err)
+	}
+	if p.LastLine() != "bye" {
+		t.Fatalf("last line %q, want bye", p.LastLine())
+	}
+	log := proc.TailFile(p.Spec.LogPath, 3)
+	if !strings.Contains(log, "bye") || !strings.Contains(log, "exit: status 0") {
+		t.Fatalf("log tail does not show the exit:\n%s", log)
+	}
+}
+
+func TestStopKillsAChildThatIgnoresSIGTERM(t *testing.T) {
+	p := start(t, `trap '' TERM; echo ready; while :; do sleep 0.05; done`)
+	waitFor(t, "ready", func() bool { return p.LastLine() == "ready" })
+	graceful, err := p.Stop(200 * time.Millisecond)
+	if graceful || err == nil {
+		t.Fatalf("Stop = %v, %v; want a forced kill", graceful, err)
+	}
+}
+
+func TestTailFileKeepsTheLastLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.log")
+	if err := os.WriteFile(path, []byte("a\nb\nc\nd\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := proc.TailFile(path, 2); got != "c\nd" {
+		t.Fatalf("TailFile = %q", got)
+	}
+	if got := proc.TailFile(filepath.Join(t.TempDir(), "missing"), 2); got != "" {
+		t.Fatalf("TailFile of a missing file = %q", got)
 	}
 }
 
