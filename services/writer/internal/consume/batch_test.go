@@ -51,7 +51,7 @@ func TestAccumulatorBounds(t *testing.T) {
 func TestPolicyValidation(t *testing.T) {
 	var p Policy
 	p.setDefaults()
-	if p != (Policy{MaxRecords: 10000, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond}) {
+	if p != (Policy{MaxRecords: 10000, MaxBytes: 16 << 20, MaxWait: 50 * time.Millisecond}) {
 		t.Fatalf("defaults %+v", p)
 	}
 	for _, bad := range []Policy{

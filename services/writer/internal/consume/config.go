@@ -117,7 +117,9 @@ type Policy struct {
 	// MaxBytes of record keys and values per batch. A batch can exceed it by
 	// the records of the one poll that crossed it. Default 16 MiB.
 	MaxBytes int
-	// MaxWait from a batch's first record to its write. Default 250ms.
+	// MaxWait from a batch's first record to its write. Default 50ms: it
+	// bounds end-to-end latency (p99 ≈ 2 × MaxWait at steady rates, measured
+	// by make bench), while under a backlog batches fill by MaxRecords first.
 	MaxWait time.Duration
 }
 
@@ -125,7 +127,7 @@ type Policy struct {
 const (
 	DefaultMaxRecords = 10_000
 	DefaultMaxBytes   = 16 << 20
-	DefaultMaxWait    = 250 * time.Millisecond
+	DefaultMaxWait    = 50 * time.Millisecond
 )
 
 func (p *Policy) setDefaults() {

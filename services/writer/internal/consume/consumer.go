@@ -142,6 +142,9 @@ func New(cfg Config, snk *sink.Sink, dec *decode.Decoder, m *metrics.Writer) (*C
 		// per-partition slices make every fetch, and so every batch, carry
 		// several partitions, which the lanes then write in parallel.
 		kgo.FetchMaxBytes(int32(cfg.Policy.MaxBytes)),
+		// A fetch response must fit the client's read limit (100 MiB by
+		// default), or large --batch-max-bytes values are refused at start.
+		kgo.BrokerMaxReadBytes(int32(max(100<<20, cfg.Policy.MaxBytes+1<<20))),
 		kgo.FetchMaxPartitionBytes(int32(max(64<<10, cfg.Policy.MaxBytes/16))),
 		kgo.WithLogger(kgoLogger{cfg.Logger}),
 	}
