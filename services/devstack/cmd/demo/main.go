@@ -36,8 +36,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.BinDir, "bin-dir", "bin", "directory with the producer, writer and devstack binaries (make build)")
 	fs.IntVar(&cfg.Rate, "demo-rate", 2000, "producer target events/s (0 = unlimited)")
 	duration := fs.String("demo-duration", "", "stop after this long, e.g. 20s (empty = until Ctrl-C)")
-	fs.StringVar(&cfg.ServerURL, config.DatabaseURL, "postgres://finflow:finflow@127.0.0.1:5432/finflow?sslmode=disable",
-		"PostgreSQL server to create the demo database on (its database is only used to connect)")
+	fs.StringVar(&cfg.ServerURL, config.DatabaseURL, config.DefaultDatabaseURL,
+		"PostgreSQL server to create the demo database on (its database is only used to connect); password in the URL or PGPASSWORD")
 	fs.StringVar(&cfg.Database, "demo-database", "finflow_demo", "the demo's database, DROPPED and recreated every run")
 	fs.StringVar(&cfg.KafkaBrokers, config.KafkaBrokers, "", "external Kafka instead of the devstack's (empty = devstack)")
 	fs.StringVar(&cfg.RegistryURL, config.SchemaRegistryURL, "", "external schema registry instead of the devstack's (empty = devstack)")

@@ -66,8 +66,6 @@ type Config struct {
 	Interval time.Duration
 }
 
-const defaultServerURL = "postgres://finflow:finflow@127.0.0.1:5432/finflow?sslmode=disable"
-
 func (c *Config) validate() error {
 	def := func(s *string, v string) {
 		if *s == "" {
@@ -75,7 +73,7 @@ func (c *Config) validate() error {
 		}
 	}
 	def(&c.BinDir, "bin")
-	def(&c.ServerURL, defaultServerURL)
+	def(&c.ServerURL, config.DefaultDatabaseURL)
 	def(&c.Database, "finflow_demo")
 	def(&c.ProducerMetricsAddr, "127.0.0.1:9101")
 	def(&c.WriterMetricsAddr, "127.0.0.1:9102")
