@@ -7,12 +7,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/finflow/finflow/migrations"
 )
@@ -75,7 +77,7 @@ func NewEmpty(t testing.TB) string {
 			return
 		}
 		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		if err := Drop(ctx, c, name); err != nil {
 			t.Errorf("pgtest: drop %s: %v", name, err)
 		}
 	})
@@ -86,4 +88,24 @@ func NewEmpty(t testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// Drop drops database name, ending its sessions. WITH (FORCE) cannot end a
+// session it has no right to signal, such as an autovacuum worker that
+// happens to be in the database (SQLSTATE 42501); those end within moments,
+// so the drop is retried until ctx ends.
+func Drop(ctx context.Context, conn *pgx.Conn, name string) error {
+	stmt := "DROP DATABASE IF EXISTS " + pgx.Identifier{name}.Sanitize() + " WITH (FORCE)"
+	for {
+		_, err := conn.Exec(ctx, stmt)
+		var pgErr *pgconn.PgError
+		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -118,7 +118,7 @@ func dropDatabase(t *testing.T, name string) {
 		return
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+	if err := pgtest.Drop(ctx, conn, name); err != nil {
 		t.Errorf("drop %s: %v", name, err)
 	}
 }

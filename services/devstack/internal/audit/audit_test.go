@@ -231,7 +231,7 @@ func TestRecreate(t *testing.T) {
 			return
 		}
 		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		if err := pgtest.Drop(ctx, conn, name); err != nil {
 			t.Error(err)
 		}
 	})
