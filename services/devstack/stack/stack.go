@@ -218,12 +218,18 @@ func (s *Stack) Close() error {
 }
 
 func (s *Stack) close() error {
+	// In-flight requests get a short grace, then what is left is closed:
+	// net/http counts a connection that has not sent its first request as
+	// busy for 5 s, so a client's spare connection would otherwise hold
+	// Shutdown. Every change was already saved when it was answered.
+	grace, cancelGrace := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancelGrace()
+	if err := s.srv.Shutdown(grace); err != nil {
+		_ = s.srv.Close()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var errs []error
-	if err := s.srv.Shutdown(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("stop schema registry: %w", err))
-	}
 	if s.persist != nil {
 		if err := s.persist.save(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("save schema registry: %w", err))
