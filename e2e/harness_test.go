@@ -7,13 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/finflow/finflow/services/producer/publish"
 	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -467,23 +467,9 @@ type totals struct {
 	elapsed                 time.Duration
 }
 
-var totalsRE = regexp.MustCompile(`^totals produced=(\d+) failed=(\d+) bytes=(\d+) elapsed=(\S+)$`)
-
 func parseTotals(line string) (totals, error) {
-	m := totalsRE.FindStringSubmatch(strings.TrimSpace(line))
-	if m == nil {
-		return totals{}, fmt.Errorf("last stdout line %q is not `totals produced=<N> failed=<M> bytes=<B> elapsed=<duration>`", line)
-	}
-	var t totals
-	t.produced, _ = strconv.ParseInt(m[1], 10, 64)
-	t.failed, _ = strconv.ParseInt(m[2], 10, 64)
-	t.bytes, _ = strconv.ParseInt(m[3], 10, 64)
-	d, err := time.ParseDuration(m[4])
-	if err != nil {
-		return totals{}, fmt.Errorf("totals elapsed=%q: %w", m[4], err)
-	}
-	t.elapsed = d
-	return t, nil
+	t, err := publish.ParseTotals(line)
+	return totals{produced: t.Produced, failed: t.Failed, bytes: t.Bytes, elapsed: t.Elapsed}, err
 }
 
 func (s *stack) startProducer(topic string) (*proc.Process, error) {

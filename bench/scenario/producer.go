@@ -3,8 +3,8 @@ package scenario
 import (
 	"context"
 	"fmt"
+	"github.com/finflow/finflow/services/producer/publish"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -24,43 +24,10 @@ func (t Totals) EventsPerSecond() float64 {
 	return float64(t.Produced) / t.Elapsed.Seconds()
 }
 
-// ParseTotals parses the totals line.
+// ParseTotals parses the totals line (the producer's own parser).
 func ParseTotals(line string) (Totals, error) {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "totals ")
-	if !ok {
-		return Totals{}, fmt.Errorf("not a totals line: %q", line)
-	}
-	var t Totals
-	seen := map[string]bool{}
-	for _, f := range strings.Fields(rest) {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			return Totals{}, fmt.Errorf("totals line %q: field %q is not key=value", line, f)
-		}
-		var err error
-		switch k {
-		case "produced":
-			t.Produced, err = strconv.ParseInt(v, 10, 64)
-		case "failed":
-			t.Failed, err = strconv.ParseInt(v, 10, 64)
-		case "bytes":
-			t.Bytes, err = strconv.ParseInt(v, 10, 64)
-		case "elapsed":
-			t.Elapsed, err = time.ParseDuration(v)
-		default:
-			continue // a newer producer may add fields
-		}
-		if err != nil {
-			return Totals{}, fmt.Errorf("totals line %q: %s: %w", line, k, err)
-		}
-		seen[k] = true
-	}
-	for _, k := range []string{"produced", "failed", "bytes", "elapsed"} {
-		if !seen[k] {
-			return Totals{}, fmt.Errorf("totals line %q lacks %s=", line, k)
-		}
-	}
-	return t, nil
+	t, err := publish.ParseTotals(line)
+	return Totals{Produced: t.Produced, Failed: t.Failed, Bytes: t.Bytes, Elapsed: t.Elapsed}, err
 }
 
 // Produced is one producer run.

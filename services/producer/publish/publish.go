@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -181,6 +182,47 @@ type Totals struct {
 func (t Totals) String() string {
 	return fmt.Sprintf("totals produced=%d failed=%d bytes=%d elapsed=%s",
 		t.Produced, t.Failed, t.Bytes, t.Elapsed.Round(time.Millisecond))
+}
+
+// ParseTotals reads the line String writes; the demo, the benchmarks and the
+// end-to-end suite use it on the producer's last stdout line. Unknown
+// key=value fields are skipped, so a newer producer may say more.
+func ParseTotals(line string) (Totals, error) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "totals ")
+	if !ok {
+		return Totals{}, fmt.Errorf("not a totals line: %q", line)
+	}
+	var t Totals
+	seen := map[string]bool{}
+	for _, f := range strings.Fields(rest) {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return Totals{}, fmt.Errorf("totals line %q: field %q is not key=value", line, f)
+		}
+		var err error
+		switch k {
+		case "produced":
+			t.Produced, err = strconv.ParseInt(v, 10, 64)
+		case "failed":
+			t.Failed, err = strconv.ParseInt(v, 10, 64)
+		case "bytes":
+			t.Bytes, err = strconv.ParseInt(v, 10, 64)
+		case "elapsed":
+			t.Elapsed, err = time.ParseDuration(v)
+		default:
+			continue
+		}
+		if err != nil {
+			return Totals{}, fmt.Errorf("totals line %q: %s: %w", line, k, err)
+		}
+		seen[k] = true
+	}
+	for _, k := range []string{"produced", "failed", "bytes", "elapsed"} {
+		if !seen[k] {
+			return Totals{}, fmt.Errorf("totals line %q lacks %s=", line, k)
+		}
+	}
+	return t, nil
 }
 
 // Publisher owns one franz-go client. Run it once.

@@ -434,3 +434,22 @@ func TestSourceErrorStopsRunAfterDraining(t *testing.T) {
 		t.Fatalf("totals %v, err %v; want 50 produced and the source's error", totals, err)
 	}
 }
+
+// The totals line round-trips through ParseTotals, which the demo, the
+// benchmarks and the e2e suite use; malformed lines are refused.
+func TestParseTotals(t *testing.T) {
+	want := Totals{Produced: 1_000_000, Failed: 2, Bytes: 187_654_321, Elapsed: 4500 * time.Millisecond}
+	got, err := ParseTotals(want.String() + "\n")
+	if err != nil || got != want {
+		t.Fatalf("ParseTotals(%q) = %+v, %v; want %+v", want.String(), got, err, want)
+	}
+	if _, err := ParseTotals("totals produced=1 failed=0 bytes=2 elapsed=1ms rate=1000"); err != nil {
+		t.Errorf("an extra field from a newer producer: %v", err)
+	}
+	for _, bad := range []string{"", "produced=1 failed=0 bytes=2 elapsed=1s", "totals produced=1 failed=0 bytes=2",
+		"totals produced=x failed=0 bytes=2 elapsed=1s", "totals produced=1 failed=0 bytes=2 elapsed=soon", "totals produced"} {
+		if _, err := ParseTotals(bad); err == nil {
+			t.Errorf("ParseTotals(%q) accepted", bad)
+		}
+	}
+}

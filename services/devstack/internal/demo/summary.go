@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/finflow/finflow/services/producer/publish"
 	"net/url"
 	"strconv"
 	"strings"
@@ -21,41 +22,8 @@ type totals struct {
 }
 
 func parseTotals(line string) (totals, error) {
-	var t totals
-	rest, ok := strings.CutPrefix(line, "totals ")
-	if !ok {
-		return t, fmt.Errorf("not a totals line: %q", line)
-	}
-	seen := map[string]bool{}
-	for _, f := range strings.Fields(rest) {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			return t, fmt.Errorf("totals line %q: %q is not key=value", line, f)
-		}
-		var err error
-		switch k {
-		case "produced":
-			t.produced, err = strconv.ParseInt(v, 10, 64)
-		case "failed":
-			t.failed, err = strconv.ParseInt(v, 10, 64)
-		case "bytes":
-			t.bytes, err = strconv.ParseInt(v, 10, 64)
-		case "elapsed":
-			t.elapsed, err = time.ParseDuration(v)
-		default:
-			continue // a newer producer may say more
-		}
-		if err != nil {
-			return t, fmt.Errorf("totals line %q: %s: %w", line, k, err)
-		}
-		seen[k] = true
-	}
-	for _, k := range []string{"produced", "failed", "bytes", "elapsed"} {
-		if !seen[k] {
-			return t, fmt.Errorf("totals line %q lacks %s=", line, k)
-		}
-	}
-	return t, nil
+	t, err := publish.ParseTotals(line)
+	return totals{produced: t.Produced, failed: t.Failed, bytes: t.Bytes, elapsed: t.Elapsed}, err
 }
 
 // lastLine remembers a child's last stdout line starting with a prefix.
